@@ -1,0 +1,3 @@
+from streamhook.cli import main
+
+raise SystemExit(main())
