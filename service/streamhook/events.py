@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -29,6 +30,15 @@ class Ignored:
     reason: str
     repository: str | None = None
     tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What a parser sees of one webhook request: raw body, content type, all header lines."""
+
+    body: bytes
+    content_type: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)  # CIMultiDictProxy in the service
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,11 +9,16 @@ from hypothesis import strategies as st
 
 from streamhook.events import Push
 from streamhook.ingress._errors import MalformedPayload
-from streamhook.ingress.distribution import parse
+from streamhook.events import Delivery
+from streamhook.ingress import distribution
 from tests.conftest import SAMPLES, sample
 
 DIST = SAMPLES / "distribution"
 OCI_DIGEST = "sha256:8c0cf0973b40e369dc94220fc53d51c833366a1f43cc9ee7e5b1ee03003eed6c"
+
+
+def parse(body: bytes, content_type: str | None):  # type: ignore[no-untyped-def]
+    return distribution.parse(Delivery(body, content_type))
 
 
 def body_of(record: dict) -> bytes:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from streamhook import mediatypes
 from streamhook.digest import is_digest
-from streamhook.events import Ignored, ParsedNotification, Push
+from streamhook.events import Delivery, Ignored, ParsedNotification, Push
 from streamhook.ingress._errors import MalformedPayload
 from streamhook.ingress._json import decode_object
 from streamhook.reference import is_repository, is_tag
@@ -90,8 +90,8 @@ def _entry(event: Any, where: str) -> Push | Ignored:
     )
 
 
-def parse(body: bytes, content_type: str | None) -> ParsedNotification:
-    envelope = decode_object(body)
+def parse(delivery: Delivery) -> ParsedNotification:
+    envelope = decode_object(delivery.body)
     events = envelope.get("events", [])
     if events is None:
         events = []

@@ -1,13 +1,16 @@
-"""Sender formats: ``webhooks[].format`` → a pure parser ``(body, content_type) → notification``."""
+"""Sender formats: ``webhooks[].format`` → a pure parser ``Delivery → ParsedNotification``.
+
+Parsers raise ``MalformedPayload`` (answered 400) and nothing else.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from streamhook.events import ParsedNotification
+from streamhook.events import Delivery, ParsedNotification
 from streamhook.ingress import distribution
 
-Parser = Callable[[bytes, str | None], ParsedNotification]
+Parser = Callable[[Delivery], ParsedNotification]
 
 PARSERS: Mapping[str, Parser] = {
     "distribution": distribution.parse,

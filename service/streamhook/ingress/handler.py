@@ -18,7 +18,7 @@ from aiohttp import web
 
 from streamhook import rules
 from streamhook.config import Settings, WebhookConfig
-from streamhook.events import Ignored, ParsedNotification, Push, PushEvent, Work
+from streamhook.events import Delivery, Ignored, ParsedNotification, Push, PushEvent, Work
 from streamhook.ingress._auth import authenticate, body_digest
 from streamhook.ingress._errors import MalformedPayload
 from streamhook.ingress.formats import parser_for
@@ -90,7 +90,7 @@ class WebhookIngress:
             log.error("webhook.format_unsupported", webhook=hook.name, format=hook.format)
             return self._answer(hook.name, 400, {"error": f"format {hook.format!r} not supported"})
         try:
-            parsed = parser(body, request.content_type)
+            parsed = parser(Delivery(body, request.content_type, request.headers))
         except MalformedPayload as exc:
             log.warning(
                 "webhook.malformed", webhook=hook.name, problem=str(exc), body=body_digest(body)
