@@ -32,7 +32,7 @@ SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 QUEUE = web.AppKey("queue", MemoryQueue)
 INGRESS = web.AppKey("ingress", WebhookIngress)
-REGISTRIES = web.AppKey("registries", dict[str, RegistryClient])
+REGISTRIES: web.AppKey[Mapping[str, RegistryClient]] = web.AppKey("registries")
 WRITER = web.AppKey("writer", ImageWriter)
 WORKERS = web.AppKey("workers", Workers)
 

@@ -16,14 +16,13 @@ from streamhook import __version__
 from streamhook import logging as shlogging
 from streamhook.config import (
     CONFIG_ENV,
-    ConfigError,
     Settings,
     effective_config,
     load_settings,
     parse_settings,
     resolve_config_path,
 )
-from streamhook.errors import StreamhookError
+from streamhook.errors import ConfigError, StreamhookError
 from streamhook.events import PushEvent, Target, Work
 from streamhook.metrics import Metrics
 from streamhook.openshift import DryRunWriter, ImageWriter, create_writer

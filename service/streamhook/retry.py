@@ -28,7 +28,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         """Full-jitter delay before retry number ``attempt`` (1-based)."""
-        ceiling = min(self.max_delay, self.initial_delay * (2 ** (attempt - 1)))
+        ceiling = min(self.max_delay, self.initial_delay * 2.0 ** (attempt - 1))
         return ceiling * rng()
 
     def next_delay(
