@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
 import sys
 from collections.abc import Sequence
 from importlib import resources
@@ -99,10 +100,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from streamhook.app import create_app
 
     app = create_app(settings)
+    ssl_context = None
+    if settings.server.tls_cert_file and settings.server.tls_key_file:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(settings.server.tls_cert_file, settings.server.tls_key_file)
     web.run_app(
         app,
         host=settings.server.host,
         port=settings.server.port,
+        ssl_context=ssl_context,
         access_log_class=shlogging.AccessLogger,
         shutdown_timeout=settings.server.shutdown_timeout_seconds,
         print=None,
@@ -136,15 +142,19 @@ async def _map_once(settings: Settings, args: argparse.Namespace) -> int:
         print("error: a reference by digest needs --to NAMESPACE/STREAM:TAG", file=sys.stderr)
         return EXIT_USAGE
     event = PushEvent(
-        webhook="(cli)", registry=registry.name, repository=ref.repository, tag=tag,
+        webhook="(cli)",
+        registry=registry.name,
+        repository=ref.repository,
+        tag=tag,
         digest=ref.digest,
     )
     target = args.to
     if target is None:
         decision = rules.decide(settings.rules, event)
         if decision.target is None:
-            print(f"error: not mapped: {decision.reason} {decision.detail}".rstrip(),
-                  file=sys.stderr)
+            print(
+                f"error: not mapped: {decision.reason} {decision.detail}".rstrip(), file=sys.stderr
+            )
             return EXIT_FAILED
         target = decision.target
     metrics = Metrics()
@@ -206,7 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     map_.add_argument("--config", help=config_help)
     map_.add_argument("--dry-run", action="store_true", help="print the JSON Lines, POST nothing")
     map_.add_argument("--to", type=_parse_target, metavar="NAMESPACE/STREAM:TAG")
-    map_.add_argument("ref", metavar="REF", help="host[:port]/repo:tag or host[:port]/repo@sha256:…")
+    map_.add_argument(
+        "ref", metavar="REF", help="host[:port]/repo:tag or host[:port]/repo@sha256:…"
+    )
     map_.set_defaults(func=cmd_map)
     return parser
 
@@ -215,4 +227,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     code: int = args.func(args)
     return code
-

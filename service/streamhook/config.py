@@ -7,6 +7,7 @@ are read once at load time so a missing file fails ``check-config``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -114,6 +115,17 @@ class ServerConfig(_Model):
     listen: str = DEFAULT_LISTEN
     max_body_bytes: Annotated[int, Field(gt=0, le=64 * 1024 * 1024)] = DEFAULT_MAX_BODY_BYTES
     shutdown_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = DEFAULT_SHUTDOWN_SECONDS
+    tls_cert_file: str | None = None  # with tlsKeyFile: serve HTTPS (PEM files)
+    tls_key_file: str | None = None
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerConfig:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tlsCertFile and tlsKeyFile go together")
+        for path in (self.tls_cert_file, self.tls_key_file):
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"file {path!r} not found")
+        return self
 
     @field_validator("listen")
     @classmethod
@@ -184,7 +196,7 @@ class RegistryConfig(_Model):
     url: str
     pull_host: str | None = None
     hosts: list[str] = Field(default_factory=list)  # further names payloads may use for it
-    insecure_skip_tls_verify: bool = False
+    insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
     ca_file: str | None = None
     auth: RegistryAuth = Field(default_factory=RegistryAuth)
     timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
@@ -246,6 +258,51 @@ class BasicAuth(_SecretFileModel):
         return self
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def _check_jwks_file(path: str) -> None:
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read jwksFile {path!r}: {exc.strerror}") from None
+    except ValueError:
+        raise ValueError(f"jwksFile {path!r} is not JSON") from None
+    keys = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise ValueError(f'jwksFile {path!r} must be a JWK set: {{"keys": [...]}}')
+
+
+class OidcAuth(_Model):
+    """A signed OIDC ID token in ``Authorization: Bearer`` (Pub/Sub push subscriptions)."""
+
+    jwks_file: str | None = None  # re-read when it changes (a mounted ConfigMap)
+    jwks_url: str | None = None
+    audience: str
+    issuer: list[str]  # one string or a list; the token's ``iss`` must be one of them
+    email: str | None = None  # when set: the token's ``email``, with ``email_verified: true``
+
+    @field_validator("issuer", mode="before")
+    @classmethod
+    def _issuer_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OidcAuth:
+        if (self.jwks_file is None) == (self.jwks_url is None):
+            raise ValueError("give either jwksFile or jwksUrl")
+        if not self.audience or not self.issuer or not all(self.issuer):
+            raise ValueError("audience and issuer must not be empty")
+        if self.jwks_file is not None:
+            _check_jwks_file(self.jwks_file)
+        if self.jwks_url is not None:
+            parts = urlsplit(self.jwks_url)
+            loopback = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+            if not parts.hostname or (parts.scheme != "https" and not loopback):
+                raise ValueError("jwksUrl must be an https:// URL (http:// only on loopback)")
+        return self
+
+
 class WebhookAuth(_SecretFileModel):
     secret_pairs = (
         ("bearer_token", "bearer_token_file"),
@@ -264,6 +321,7 @@ class WebhookAuth(_SecretFileModel):
     header: str | None = None  # with headerValue: compare this whole header (GitLab, Harbor, ACR)
     header_value: SecretStr | None = None
     header_value_file: str | None = None
+    oidc: OidcAuth | None = None
     none: bool = False
 
     @model_validator(mode="after")
@@ -276,6 +334,7 @@ class WebhookAuth(_SecretFileModel):
                 ("hmacSecret", self.hmac_secret is not None),
                 ("urlToken", self.url_token is not None),
                 ("header", self.header is not None or self.header_value is not None),
+                ("oidc", self.oidc is not None),
                 ("none", self.none),
             )
             if present
@@ -283,7 +342,7 @@ class WebhookAuth(_SecretFileModel):
         if not kinds:
             raise ValueError(
                 "webhook auth is required: set one of bearerToken(File), basic, "
-                "hmacSecret(File), urlToken(File), header+headerValue(File), or none: true"
+                "hmacSecret(File), urlToken(File), header+headerValue(File), oidc, or none: true"
             )
         if len(kinds) > 1:
             raise ValueError(f"choose one auth kind, got {', '.join(kinds)}")
@@ -302,6 +361,7 @@ class WebhookAuth(_SecretFileModel):
             ("hmacSecret", self.hmac_secret is not None),
             ("urlToken", self.url_token is not None),
             ("header", self.header is not None),
+            ("oidc", self.oidc is not None),
         ):
             if present:
                 return kind

@@ -10,7 +10,7 @@ from typing import Any
 
 from streamhook import mediatypes
 
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+_DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 
 
 def sha256_digest(data: bytes) -> str:
@@ -19,7 +19,7 @@ def sha256_digest(data: bytes) -> str:
 
 def is_digest(value: str | None) -> bool:
     """True for a well-formed ``sha256:<64 lower-case hex>`` digest (the only kind we fetch)."""
-    return value is not None and _DIGEST.match(value) is not None
+    return value is not None and _DIGEST.fullmatch(value) is not None
 
 
 def _b64url(value: str) -> bytes:

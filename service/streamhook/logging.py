@@ -1,4 +1,4 @@
-"""structlog set-up: JSON lines (console renderer on a TTY); stdlib and aiohttp logs routed through."""
+"""structlog set-up: JSON lines (console on a TTY); stdlib and aiohttp logs routed through."""
 
 from __future__ import annotations
 

@@ -10,8 +10,12 @@ from streamhook.config import ConfigError, effective_config, load_settings, pars
 BASE = {
     "registries": [{"name": "local", "url": "http://127.0.0.1:5000"}],
     "webhooks": [
-        {"name": "local", "format": "distribution", "registry": "local",
-         "auth": {"bearerToken": "s3cret-token"}}
+        {
+            "name": "local",
+            "format": "distribution",
+            "registry": "local",
+            "auth": {"bearerToken": "s3cret-token"},
+        }
     ],
     "rules": [{"registry": "local", "repository": "demo/*", "namespace": "demo"}],
 }
@@ -64,7 +68,11 @@ def test_defaults_match_the_design_contract() -> None:
         ("webhooks.0.auth", {"bearerToken": ""}, "secrets must not be empty"),
         ("rules.0.registry", "nope", "rules[0].registry: no registry named"),
         ("rules.0.namespace", "{team}", "rules[0].namespace: unknown template field"),
-        ("rules.0.namespace", "{project}", "rules[0]: a templated namespace needs allowedNamespaces"),
+        (
+            "rules.0.namespace",
+            "{project}",
+            "rules[0]: a templated namespace needs allowedNamespaces",
+        ),
         ("rules.0.tags", [], "rules[0].tags: must list at least one"),
         ("rules.0.colour", "red", "rules[0].colour: unknown key"),
         ("registries.0.auth", {"username": "u"}, "username and password"),

@@ -73,5 +73,7 @@ async def test_should_continue_stops_superseded_work() -> None:
     t = FakeTime()
     op, calls = failing([TemporaryError("x") for _ in range(5)])
     with pytest.raises(TemporaryError):
-        await retrying(op, RetryPolicy(), sleep=t.sleep, clock=t.clock, should_continue=lambda: False)
+        await retrying(
+            op, RetryPolicy(), sleep=t.sleep, clock=t.clock, should_continue=lambda: False
+        )
     assert calls["n"] == 1

@@ -16,7 +16,7 @@ import structlog
 
 from streamhook import image as images
 from streamhook.config import RegistryConfig, Settings
-from streamhook.errors import StreamhookError, UnsupportedManifest
+from streamhook.errors import RegistryRejected, StreamhookError, UnsupportedManifest
 from streamhook.events import Work
 from streamhook.openshift import ImageWriter
 from streamhook.registry import FetchedManifest, RegistryClient
@@ -50,10 +50,8 @@ class Mapper:
         event, target = work.event, work.target
         registry = self._settings.registry(event.registry)
         client = self._registries[event.registry]
-        current = await client.resolve(event.repository, reference or event.tag)
-        if event.digest and event.digest != current.digest:
-            log.info("mapping.tag_moved", event_digest=event.digest, current_digest=current.digest)
-        fetched = await client.manifest(event.repository, current.digest)
+        digest = await self._current_digest(client, work, reference or event.tag)
+        fetched = await client.manifest(event.repository, digest)
         info = images.inspect_manifest(fetched.body, fetched.media_type)
         pull_repository = f"{registry.effective_pull_host}/{event.repository}"
         children = 0
@@ -70,10 +68,36 @@ class Mapper:
         else:
             image = await self._build_single(registry, client, event.repository, fetched, info)
         mapping = images.image_stream_mapping(
-            namespace=target.namespace, image_stream=target.image_stream, tag=target.tag, image=image
+            namespace=target.namespace,
+            image_stream=target.image_stream,
+            tag=target.tag,
+            image=image,
         )
         await self._writer.create_mapping(mapping)
         return Mapped(fetched.digest, info.media_type, children)
+
+    async def _current_digest(self, client: RegistryClient, work: Work, reference: str) -> str:
+        """What ``reference`` points at now; the event's digest only when the tag is not there.
+
+        Distribution sends the notification before it links the tag, so a HEAD right after
+        the push can 404: then the payload digest (verified on fetch) is the best truth. A
+        tag that points elsewhere has moved since the push; its current image wins.
+        """
+        event = work.event
+        try:
+            current = await client.resolve(event.repository, reference)
+        except RegistryRejected as error:
+            if (
+                error.reason != "registry-not-found"
+                or not event.digest
+                or reference == event.digest
+            ):
+                raise
+            log.info("mapping.tag_not_linked_yet", digest=event.digest)
+            return event.digest
+        if event.digest and event.digest != current.digest and reference == event.tag:
+            log.info("mapping.tag_moved", event_digest=event.digest, current_digest=current.digest)
+        return current.digest
 
     async def _build_single(
         self,
