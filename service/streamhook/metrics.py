@@ -55,9 +55,7 @@ class Metrics:
             ["registry", "reason"],
             registry=r,
         )
-        self.queue_depth = Gauge(
-            "streamhook_queue_depth", "Work waiting in the queue.", registry=r
-        )
+        self.queue_depth = Gauge("streamhook_queue_depth", "Work waiting in the queue.", registry=r)
         self.queue_in_flight = Gauge(
             "streamhook_queue_in_flight", "Work being processed by workers.", registry=r
         )

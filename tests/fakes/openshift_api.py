@@ -40,6 +40,7 @@ import shutil
 import socket
 import ssl
 import tempfile
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -1073,6 +1074,7 @@ class RecordedRequest:
     body: Any  # parsed JSON, or None
     status: int = 0
     warnings: list[str] = field(default_factory=list)
+    received_at: float = field(default_factory=time.time)  # wall clock, for latency figures
 
 
 @dataclass

@@ -98,7 +98,10 @@ class Workers:
         def on_retry(attempt: int, error: TemporaryError, delay: float) -> None:
             self._metrics.retries.labels(event.registry, error.reason).inc()
             bound.warning(
-                "mapping.retry", attempt=attempt, reason=error.reason, error=str(error),
+                "mapping.retry",
+                attempt=attempt,
+                reason=error.reason,
+                error=str(error),
                 delay=round(delay, 3),
             )
 

@@ -1,0 +1,1 @@
+"""End-to-end tests: a real Distribution registry, skopeo and a `streamhook serve` process."""
