@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 from urllib.parse import urlsplit
 
 import yaml
@@ -37,21 +37,6 @@ DEFAULT_QUEUE_CAPACITY = 1000
 DEFAULT_WORKERS = 4
 DEFAULT_SHUTDOWN_SECONDS = 25.0
 
-WEBHOOK_FORMATS = (
-    "distribution",
-    "harbor",
-    "quay",
-    "dockerhub",
-    "acr",
-    "gitlab",
-    "github",
-    "zot",
-    "cloudevents",
-    "gar",
-    "ecr",
-    "artifactory",
-    "nexus",
-)
 WebhookFormat = Literal[
     "distribution",
     "harbor",
@@ -67,6 +52,7 @@ WebhookFormat = Literal[
     "artifactory",
     "nexus",
 ]
+WEBHOOK_FORMATS: tuple[str, ...] = get_args(WebhookFormat)
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
 _TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")

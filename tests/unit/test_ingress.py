@@ -27,16 +27,31 @@ def make_settings(capacity: int) -> Settings:
         "queue": {"capacity": capacity, "retryAfterSeconds": 7},
         "registries": [{"name": "local", "url": "http://127.0.0.1:5000"}],
         "webhooks": [
-            {"name": "bearer", "format": "distribution", "registry": "local",
-             "auth": {"bearerToken": TOKEN}},
-            {"name": "basic", "format": "distribution", "registry": "local",
-             "auth": {"basic": {"username": "reg", "password": "pw"}}},
-            {"name": "gitlab", "format": "gitlab", "registry": "local",
-             "auth": {"header": "Authorization", "headerValue": "raw-secret"}},
-            {"name": "tokenurl", "format": "distribution", "registry": "local",
-             "auth": {"urlToken": "url-secret"}},
-            {"name": "open", "format": "distribution", "registry": "local",
-             "auth": {"none": True}},
+            {
+                "name": "bearer",
+                "format": "distribution",
+                "registry": "local",
+                "auth": {"bearerToken": TOKEN},
+            },
+            {
+                "name": "basic",
+                "format": "distribution",
+                "registry": "local",
+                "auth": {"basic": {"username": "reg", "password": "pw"}},
+            },
+            {
+                "name": "gitlab",
+                "format": "gitlab",
+                "registry": "local",
+                "auth": {"header": "Authorization", "headerValue": "raw-secret"},
+            },
+            {
+                "name": "tokenurl",
+                "format": "distribution",
+                "registry": "local",
+                "auth": {"urlToken": "url-secret"},
+            },
+            {"name": "open", "format": "distribution", "registry": "local", "auth": {"none": True}},
         ],
         "rules": [{"registry": "local", "repository": "demo/*", "namespace": "demo"}],
     }
@@ -119,12 +134,16 @@ async def test_basic_header_and_url_token_auth(harness: Harness) -> None:
     bad_basic = {"Authorization": "Basic " + base64.b64encode(b"reg:nope").decode()}
     assert (await harness.post("/webhooks/basic", push_body("a"), good_basic)).status == 202
     assert (await harness.post("/webhooks/basic", push_body("b"), bad_basic)).status == 401
-    assert (await harness.post("/webhooks/basic", push_body("b"),
-                               {"Authorization": "Basic !!!"})).status == 401
+    assert (
+        await harness.post("/webhooks/basic", push_body("b"), {"Authorization": "Basic !!!"})
+    ).status == 401
     gitlab = {"Authorization": "raw-secret"}
     assert (await harness.post("/webhooks/gitlab", push_body("c"), gitlab)).status == 202
-    assert (await harness.post("/webhooks/gitlab", push_body("c"),
-                               {"Authorization": "Bearer raw-secret"})).status == 401
+    assert (
+        await harness.post(
+            "/webhooks/gitlab", push_body("c"), {"Authorization": "Bearer raw-secret"}
+        )
+    ).status == 401
     assert (await harness.post("/webhooks/tokenurl/url-secret", push_body("d"))).status == 202
     assert (await harness.post("/webhooks/tokenurl/url-secreT", push_body("d"))).status == 401
     assert (await harness.post("/webhooks/tokenurl", push_body("d"))).status == 401
@@ -142,10 +161,16 @@ async def test_repeated_header_lines_are_all_considered(harness: Harness) -> Non
 
 
 async def test_ignored_events_answer_200_and_are_counted(harness: Harness) -> None:
-    for name in ("v2.8.2-push-blob-layer.json", "v2.8.2-pull-manifest-head-by-tag.json",
-                 "v2.8.2-push-manifest-by-digest-untagged.json",
-                 "v2.8.2-delete-manifest-by-digest.json", "v2.8.2-mount-blob-cross-repo.json"):
-        resp = await harness.post("/webhooks/bearer", sample(f"distribution/{name}")["body"], BEARER)
+    for name in (
+        "v2.8.2-push-blob-layer.json",
+        "v2.8.2-pull-manifest-head-by-tag.json",
+        "v2.8.2-push-manifest-by-digest-untagged.json",
+        "v2.8.2-delete-manifest-by-digest.json",
+        "v2.8.2-mount-blob-cross-repo.json",
+    ):
+        resp = await harness.post(
+            "/webhooks/bearer", sample(f"distribution/{name}")["body"], BEARER
+        )
         assert resp.status == 200, name
     resp = await harness.post("/webhooks/bearer", push_body(repository="other/app"), BEARER)
     assert resp.status == 200
@@ -208,8 +233,9 @@ async def test_none_auth_accepts_without_credentials(harness: Harness) -> None:
     assert (await harness.post("/webhooks/open", push_body())).status == 202
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture],
-          deadline=None)
+@settings(
+    max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
 @given(body=st.binary(max_size=4096))
 async def test_arbitrary_bytes_get_2xx_or_4xx_and_queue_nothing(
     harness: Harness, body: bytes
