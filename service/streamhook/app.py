@@ -19,7 +19,7 @@ from streamhook.ingress.handler import WebhookIngress
 from streamhook.metrics import Metrics
 from streamhook.openshift import ImageWriter, create_writer
 from streamhook.pipeline.mapper import Mapper
-from streamhook.pipeline.queue import MemoryQueue
+from streamhook.pipeline.queue import MemoryQueue, WorkQueue
 from streamhook.pipeline.workers import Workers
 from streamhook.registry import RegistryClient
 from streamhook.retry import RetryPolicy
@@ -30,7 +30,7 @@ WriterFactory = Callable[[Settings, Metrics], Awaitable[ImageWriter]]
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
-QUEUE = web.AppKey("queue", MemoryQueue)
+QUEUE: web.AppKey[WorkQueue] = web.AppKey("queue")
 INGRESS = web.AppKey("ingress", WebhookIngress)
 REGISTRIES: web.AppKey[Mapping[str, RegistryClient]] = web.AppKey("registries")
 WRITER = web.AppKey("writer", ImageWriter)

@@ -1,4 +1,5 @@
-"""Webhook authentication. Every comparison is constant-time; HMACs cover the raw body."""
+"""Webhook authentication. Every comparison is constant-time; HMACs cover the raw body; OIDC
+ID tokens are verified in ``_oidc``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from multidict import CIMultiDictProxy
 
 from streamhook.config import WebhookAuth
+from streamhook.ingress._oidc import verify_bearer
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +40,13 @@ def _equal(given: str | bytes, expected: str | bytes) -> bool:
     return hmac.compare_digest(a, b)
 
 
-def _bearer(headers: CIMultiDictProxy[str], token: str) -> bool:
+def _bearer_tokens(headers: CIMultiDictProxy[str]) -> list[str]:
     values = headers.getall("Authorization", [])
-    return any(
-        v[:7].lower() == "bearer " and _equal(v[7:].strip(), token) for v in values
-    )
+    return [v[7:].strip() for v in values if v[:7].lower() == "bearer "]
+
+
+def _bearer(headers: CIMultiDictProxy[str], token: str) -> bool:
+    return any(_equal(given, token) for given in _bearer_tokens(headers))
 
 
 def _basic(headers: CIMultiDictProxy[str], username: str, password: str) -> bool:
@@ -76,7 +80,7 @@ def _hmac(headers: CIMultiDictProxy[str], body: bytes, secret: str, scheme: Hmac
     return False
 
 
-def authenticate(
+async def authenticate(
     auth: WebhookAuth,
     *,
     webhook_format: str,
@@ -84,7 +88,10 @@ def authenticate(
     body: bytes,
     url_token: str | None,
 ) -> bool:
-    """True when the request carries the webhook's credential. ``url_token`` is the path token."""
+    """True when the request carries the webhook's credential. ``url_token`` is the path token.
+
+    Asynchronous only for ``oidc`` with a ``jwksUrl``, whose keys may need a (cached) fetch.
+    """
     if auth.url_token is not None:
         return url_token is not None and _equal(url_token, auth.url_token.get_secret_value())
     if url_token is not None:
@@ -98,6 +105,8 @@ def authenticate(
     if auth.hmac_secret is not None:
         scheme = HMAC_SCHEMES.get(webhook_format, DEFAULT_HMAC)
         return _hmac(headers, body, auth.hmac_secret.get_secret_value(), scheme)
+    if auth.oidc is not None:
+        return await verify_bearer(auth.oidc, _bearer_tokens(headers))
     return auth.none
 
 

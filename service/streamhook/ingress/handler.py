@@ -76,7 +76,7 @@ class WebhookIngress:
         except BodyTooLarge:
             log.warning("webhook.too_large", webhook=hook.name, limit=limit)
             return self._answer(hook.name, 413, {"error": f"body larger than {limit} bytes"})
-        if not authenticate(
+        if not await authenticate(
             hook.auth,
             webhook_format=hook.format,
             headers=request.headers,

@@ -30,8 +30,13 @@ class QueueClosed(Exception):
 
 
 class WorkQueue(Protocol):
+    """What the ingress and the workers need of a queue (a durable journal can provide it)."""
+
     @property
     def depth(self) -> int: ...
+
+    @property
+    def in_flight(self) -> int: ...
 
     @property
     def capacity(self) -> int: ...

@@ -12,7 +12,7 @@ from streamhook.errors import PermanentError, TemporaryError
 from streamhook.events import Work
 from streamhook.metrics import Metrics
 from streamhook.pipeline.mapper import Mapped, Mapper, describe, latency
-from streamhook.pipeline.queue import MemoryQueue, QueueClosed
+from streamhook.pipeline.queue import QueueClosed, WorkQueue
 from streamhook.retry import RetryPolicy, retrying
 
 log = structlog.get_logger(__name__)
@@ -23,7 +23,7 @@ EventRecorder = Callable[[Work, str, str, bool], Awaitable[None]]
 class Workers:
     def __init__(
         self,
-        queue: MemoryQueue,
+        queue: WorkQueue,
         mapper: Mapper,
         metrics: Metrics,
         *,
