@@ -71,6 +71,21 @@ class Target:
         return f"{self.namespace}/{self.image_stream}:{self.tag}"
 
 
+def log_fields(event: PushEvent, target: Target | None = None) -> dict[str, str | None]:
+    """The fields every log line about one push carries (never secrets)."""
+    fields = {
+        "event_id": event.event_id,
+        "webhook": event.webhook,
+        "registry": event.registry,
+        "repository": event.repository,
+        "tag": event.tag,
+        "digest": event.digest,
+    }
+    if target is not None:
+        fields["target"] = str(target)
+    return fields
+
+
 @dataclass(frozen=True, slots=True)
 class Work:
     """One unit of queued work: map the image behind ``event`` to ``target``."""

@@ -20,6 +20,7 @@ import aiohttp
 import jwt
 import structlog
 
+from streamhook._streams import read_capped
 from streamhook.config import OidcAuth
 
 log = structlog.get_logger(__name__)
@@ -88,13 +89,10 @@ class _UrlKeys:
             session.get(self._url, allow_redirects=False) as reply,
         ):
             reply.raise_for_status()
-            chunks, size = [], 0
-            async for chunk in reply.content.iter_chunked(64 * 1024):
-                size += len(chunk)
-                if size > MAX_JWKS_BYTES:
-                    raise _JwksTooLarge
-                chunks.append(chunk)
-            return b"".join(chunks)
+            body = await read_capped(reply.content, MAX_JWKS_BYTES)
+            if body is None:
+                raise _JwksTooLarge
+            return body
 
     async def _fetch(self) -> None:
         try:

@@ -17,8 +17,17 @@ import structlog
 from aiohttp import web
 
 from streamhook import rules
+from streamhook._streams import read_capped as read_capped_stream
 from streamhook.config import Settings, WebhookConfig
-from streamhook.events import Delivery, Ignored, ParsedNotification, Push, PushEvent, Work
+from streamhook.events import (
+    Delivery,
+    Ignored,
+    ParsedNotification,
+    Push,
+    PushEvent,
+    Work,
+    log_fields,
+)
 from streamhook.ingress._auth import authenticate, body_digest
 from streamhook.ingress._errors import MalformedPayload
 from streamhook.ingress.formats import parser_for
@@ -34,16 +43,10 @@ class BodyTooLarge(Exception):
 
 async def read_capped(request: web.Request, limit: int) -> bytes:
     """Read the raw body, refusing more than ``limit`` bytes without buffering them."""
-    if request.content_length is not None and request.content_length > limit:
+    body = await read_capped_stream(request.content, limit, announced=request.content_length)
+    if body is None:
         raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return body
 
 
 @dataclass
@@ -136,10 +139,7 @@ class WebhookIngress:
         if decision.target is None:
             log.info(
                 "webhook.not_mapped",
-                webhook=hook.name,
-                registry=hook.registry,
-                repository=push.repository,
-                tag=push.tag,
+                **log_fields(event),
                 reason=decision.reason,
                 detail=decision.detail,
                 rule=decision.rule_index,
@@ -176,17 +176,7 @@ class WebhookIngress:
             offer = self._queue.offer(work)
             outcome = "queued" if offer is Offer.QUEUED else offer.value
             self._metrics.events.labels(hook.name, outcome, "push").inc()
-            log.info(
-                "webhook.accepted",
-                webhook=hook.name,
-                event_id=work.event.event_id,
-                registry=work.event.registry,
-                repository=work.event.repository,
-                tag=work.event.tag,
-                digest=work.event.digest,
-                target=str(work.target),
-                outcome=outcome,
-            )
+            log.info("webhook.accepted", **log_fields(work.event, work.target), outcome=outcome)
             summary["accepted"].append(
                 {
                     "repository": work.event.repository,

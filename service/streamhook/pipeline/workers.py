@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from streamhook.errors import PermanentError, TemporaryError
-from streamhook.events import Work
+from streamhook.events import Work, log_fields
 from streamhook.metrics import Metrics
 from streamhook.pipeline.mapper import Mapped, Mapper, describe, latency
 from streamhook.pipeline.queue import QueueClosed, WorkQueue
@@ -85,15 +85,7 @@ class Workers:
     async def process(self, work: Work) -> str:
         """Map ``work``; never raises (a worker must outlive any one push). Returns the outcome."""
         event = work.event
-        bound = log.bind(
-            event_id=event.event_id,
-            webhook=event.webhook,
-            registry=event.registry,
-            repository=event.repository,
-            tag=event.tag,
-            digest=event.digest,
-            target=str(work.target),
-        )
+        bound = log.bind(**log_fields(event, work.target))
 
         def on_retry(attempt: int, error: TemporaryError, delay: float) -> None:
             self._metrics.retries.labels(event.registry, error.reason).inc()

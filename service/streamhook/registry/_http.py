@@ -14,12 +14,12 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from streamhook._streams import read_capped as read_capped_stream
 from streamhook.errors import ContentInvalid, RegistryRejected, RegistryUnavailable, StreamhookError
 
 MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
 MAX_ERROR_BODY_BYTES = 8 * 1024
 MAX_ERROR_CODE_LENGTH = 64
-READ_CHUNK_BYTES = 64 * 1024
 
 REASON_AUTH = "registry-auth"
 REASON_NOT_FOUND = "registry-not-found"
@@ -145,17 +145,9 @@ def too_large(registry: str, shown: str, limit: int) -> ContentInvalid:
 
 async def read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
     """The whole body, or None as soon as it (or its Content-Length) passes ``limit``."""
-    announced = content_length(response.headers)
-    if announced is not None and announced > limit:
-        return None
-    chunks: list[bytes] = []
-    received = 0
-    async for chunk in response.content.iter_chunked(READ_CHUNK_BYTES):
-        received += len(chunk)
-        if received > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_capped_stream(
+        response.content, limit, announced=content_length(response.headers)
+    )
 
 
 async def read_error_body(response: aiohttp.ClientResponse) -> bytes:
