@@ -37,6 +37,7 @@ log = structlog.get_logger(__name__)
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+HANDLER_SHUTDOWN_SECONDS = 5.0
 
 
 def default_config_text() -> str:
@@ -110,7 +111,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=settings.server.port,
         ssl_context=ssl_context,
         access_log_class=shlogging.AccessLogger,
-        shutdown_timeout=settings.server.shutdown_timeout_seconds,
+        # In-flight webhook requests only read a body and enqueue; the queue drain that
+        # follows has its own deadline (server.shutdownTimeoutSeconds).
+        shutdown_timeout=HANDLER_SHUTDOWN_SECONDS,
         print=None,
     )
     return EXIT_OK

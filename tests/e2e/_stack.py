@@ -6,10 +6,11 @@ Stop order is the reverse, each process by its PID.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.fakes.openshift_api import FakeOpenShiftAPI
 
@@ -45,29 +46,43 @@ async def running_stack(
     webhook_token: str,
     api_token: str,
     on_process: Callable[[ManagedProcess], None] = lambda _: None,
+    extra_webhooks: Sequence[Mapping[str, Any]] = (),
+    registry_hosts: Sequence[str] = (),
+    notify_webhook: str | None = WEBHOOK_NAME,
+    notify_headers: Mapping[str, list[str]] | None = None,
 ) -> AsyncIterator[Stack]:
+    """The default: the registry notifies the ``local`` Distribution webhook with the bearer
+    token. Other senders: ``extra_webhooks`` are added to streamhook's config, ``registry_hosts``
+    become the registry's ``hosts``; ``notify_webhook`` names the webhook the registry notifies
+    (None: it sends no notifications), with ``notify_headers`` instead of the bearer token."""
     service_port, registry_port, debug_port = free_ports(3)
     async with FakeOpenShiftAPI(token=api_token, namespaces=[NAMESPACE]) as api:
         kubeconfig = workdir / "kubeconfig"
         registry_url = f"http://127.0.0.1:{registry_port}"
-        service = StreamhookService(
-            workdir / "streamhook",
-            streamhook_config(
-                port=service_port,
-                kubeconfig=kubeconfig,
-                registry_url=registry_url,
-                webhook_token=webhook_token,
-                namespace=NAMESPACE,
-            ),
+        config = streamhook_config(
+            port=service_port,
+            kubeconfig=kubeconfig,
+            registry_url=registry_url,
+            webhook_token=webhook_token,
+            namespace=NAMESPACE,
         )
-        registry = DistributionRegistry(
-            workdir / "registry",
-            NotificationEndpoint(
-                url=service.webhook_url(WEBHOOK_NAME),
-                headers={"Authorization": [f"Bearer {webhook_token}"]},
+        config["webhooks"] += [dict(hook) for hook in extra_webhooks]
+        if registry_hosts:
+            config["registries"][0]["hosts"] = list(registry_hosts)
+        service = StreamhookService(workdir / "streamhook", config)
+        endpoint = None
+        if notify_webhook is not None:
+            endpoint = NotificationEndpoint(
+                url=service.webhook_url(notify_webhook),
+                headers=(
+                    {"Authorization": [f"Bearer {webhook_token}"]}
+                    if notify_headers is None
+                    else notify_headers
+                ),
                 ignore_blobs_pulls_mounts=filtered,
-            ),
-            ports=(registry_port, debug_port),
+            )
+        registry = DistributionRegistry(
+            workdir / "registry", endpoint, ports=(registry_port, debug_port)
         )
         api.write_kubeconfig(kubeconfig, namespace=NAMESPACE)  # workdir exists now
         on_process(service.process)
