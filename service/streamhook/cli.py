@@ -13,8 +13,9 @@ import structlog
 import yaml
 from aiohttp import web
 
-from streamhook import __version__
+from streamhook import __version__, rules
 from streamhook import logging as shlogging
+from streamhook.app import create_app, retry_policy
 from streamhook.config import (
     CONFIG_ENV,
     Settings,
@@ -98,24 +99,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     for warning in _warnings(settings):
         log.warning("config.warning", warning=warning)
-    from streamhook.app import create_app
-
     app = create_app(settings)
     ssl_context = None
     if settings.server.tls_cert_file and settings.server.tls_key_file:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(settings.server.tls_cert_file, settings.server.tls_key_file)
-    web.run_app(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        ssl_context=ssl_context,
-        access_log_class=shlogging.AccessLogger,
-        # In-flight webhook requests only read a body and enqueue; the queue drain that
-        # follows has its own deadline (server.shutdownTimeoutSeconds).
-        shutdown_timeout=HANDLER_SHUTDOWN_SECONDS,
-        print=None,
-    )
+    try:
+        web.run_app(
+            app,
+            host=settings.server.host,
+            port=settings.server.port,
+            ssl_context=ssl_context,
+            access_log_class=shlogging.AccessLogger,
+            # In-flight webhook requests only read a body and enqueue; the queue drain that
+            # follows has its own deadline (server.shutdownTimeoutSeconds).
+            shutdown_timeout=HANDLER_SHUTDOWN_SECONDS,
+            print=None,
+        )
+    except ConfigError as error:  # found while starting: e.g. an unusable kubeconfig
+        _print_config_errors(error)
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -128,8 +131,6 @@ def _parse_target(value: str) -> Target:
 
 
 async def _map_once(settings: Settings, args: argparse.Namespace) -> int:
-    from streamhook import rules
-
     try:
         ref = parse_image_ref(args.ref)
     except ValueError as exc:
@@ -167,8 +168,6 @@ async def _map_once(settings: Settings, args: argparse.Namespace) -> int:
     else:
         writer = await create_writer(settings.openshift, observer=metrics.observe_api_request)
     client = RegistryClient(registry, observer=metrics.observe_registry_request)
-    from streamhook.app import retry_policy
-
     try:
         mapper = Mapper(settings, {registry.name: client}, writer)
         work = Work(event, target)
