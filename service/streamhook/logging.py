@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -20,6 +21,15 @@ _SHARED_PROCESSORS: list[Any] = [
     structlog.processors.TimeStamper(fmt="iso", utc=True),
     structlog.processors.StackInfoRenderer(),
 ]
+
+
+_LEADING_KEYS = ("timestamp", "level", "logger", "event")
+
+
+def _leading_keys_first(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """timestamp, level, logger and event first, so a JSON line reads from the left."""
+    leading = {k: event_dict.pop(k) for k in _LEADING_KEYS if k in event_dict}
+    return {**leading, **event_dict}
 
 
 def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
@@ -44,7 +54,11 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *_SHARED_PROCESSORS],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _leading_keys_first,
+            renderer,
+        ],
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
