@@ -38,6 +38,7 @@ tools: venv
 lint: venv
 	$(BIN)/ruff check service tests bench
 	$(BIN)/ruff format --check service tests bench
+	$(BIN)/lint-imports
 
 typecheck: venv
 	$(BIN)/mypy
