@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from streamhook.errors import PermanentError, TemporaryError
+from streamhook.errors import TemporaryError
 from streamhook.events import Work, log_fields
 from streamhook.metrics import Metrics
 from streamhook.pipeline.mapper import Mapped, Mapper, describe, latency
@@ -104,7 +104,7 @@ class Workers:
                 on_retry=on_retry,
                 should_continue=lambda: not self._queue.has_newer(work),
             )
-        except (TemporaryError, PermanentError, Exception) as error:
+        except Exception as error:  # every failure ends here; a worker must survive it
             if isinstance(error, TemporaryError) and self._queue.has_newer(work):
                 outcome, reason = "superseded", error.reason
             else:
