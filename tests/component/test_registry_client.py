@@ -747,6 +747,22 @@ async def test_cache_size_zero_disables_caching(
     assert registry.count() == 2
 
 
+async def test_a_cached_manifest_counts_only_for_the_repository_it_came_from(
+    aiohttp_server: AiohttpServer, make_client: MakeClient
+) -> None:
+    registry = FakeRegistry()
+    image = registry.put_image("team-a/app")
+    await registry.serve(aiohttp_server)
+    client = make_client(registry.url)
+
+    await client.manifest("team-a/app", image.digest)
+    # Another repository naming the same digest must prove it has it.
+    with pytest.raises(RegistryRejected) as caught:
+        await client.manifest("team-b/app", image.digest)
+    assert caught.value.reason == "registry-not-found"
+    assert registry.count("GET", f"/v2/team-b/app/manifests/{image.digest}") == 1
+
+
 # -- blob redirects ---------------------------------------------------------------------------
 
 

@@ -86,6 +86,12 @@ def _bounded_cache(count: int, budget: int, size_of: Callable[[V], int]) -> LRUC
     return LRUCache(maxsize=budget, getsizeof=lambda value: max(size_of(value), floor))
 
 
+def _in_repository(repository: str, digest: str) -> str:
+    """Manifest cache key: a manifest counts as present only in the repository it came from,
+    so a mapping never names ``repo@digest`` that ``repo`` itself was not asked for."""
+    return f"{repository}@{digest}"
+
+
 def _remember(cache: LRUCache[str, V], key: str, value: V) -> None:
     with contextlib.suppress(ValueError):  # larger than the whole budget: not cached
         cache[key] = value
@@ -179,7 +185,7 @@ class RegistryClient:
         validate_repository(repository)
         validate_reference(reference)
         by_digest = is_strict_digest(reference)
-        cached = self._manifests.get(reference) if by_digest else None
+        cached = self._manifests.get(_in_repository(repository, reference)) if by_digest else None
         if cached is not None:
             return ManifestRef(cached.digest, cached.media_type, len(cached.body))
         reply = await self._request(
@@ -207,7 +213,7 @@ class RegistryClient:
         """The manifest with this digest, verified and size-capped; cached by digest."""
         validate_repository(repository)
         validate_digest(digest)
-        cached = self._manifests.get(digest)
+        cached = self._manifests.get(_in_repository(repository, digest))
         if cached is not None:
             return cached
         return await self._fetch_manifest(repository, digest)
@@ -261,7 +267,7 @@ class RegistryClient:
         ):
             raise self._mismatch(reply.shown)
         fetched = FetchedManifest(digest, media_type, reply.body)
-        _remember(self._manifests, digest, fetched)
+        _remember(self._manifests, _in_repository(repository, digest), fetched)
         return fetched
 
     def _mismatch(self, shown: str) -> ContentInvalid:
