@@ -127,7 +127,11 @@ def _parse_target(value: str) -> Target:
     stream, colon, tag = rest.partition(":")
     if not (slash and colon and namespace and stream and tag):
         raise argparse.ArgumentTypeError(f"{value!r}: expected NAMESPACE/STREAM:TAG")
-    return Target(namespace, stream, tag)
+    target = Target(namespace, stream, tag)
+    problem = rules.target_problem(target)
+    if problem:
+        raise argparse.ArgumentTypeError(problem.replace("rendered ", ""))
+    return target
 
 
 async def _map_once(settings: Settings, args: argparse.Namespace) -> int:

@@ -56,7 +56,20 @@ def _matches(rule: RuleConfig, event: PushEvent) -> bool:
 def _invalid(field: str, value: str) -> str | None:
     pattern = {"namespace": _NAMESPACE, "imageStream": _STREAM, "tag": _TAG}[field]
     if pattern.match(value) is None or value in (".", ".."):
-        return f"rendered {field} {value!r} is not a valid name"
+        return f"{field} {value!r} is not a valid name"
+    return None
+
+
+def target_problem(target: Target) -> str | None:
+    """Why ``target`` is not a valid namespace / image stream / tag, or None."""
+    for field, value in (
+        ("namespace", target.namespace),
+        ("imageStream", target.image_stream),
+        ("tag", target.tag),
+    ):
+        problem = _invalid(field, value)
+        if problem:
+            return problem
     return None
 
 
@@ -68,10 +81,10 @@ def decide(rules: Sequence[RuleConfig], event: PushEvent) -> Decision:
         namespace = render(rule.namespace, values)
         stream = render(rule.image_stream, values)
         tag = render(rule.tag, values)
-        for field, value in (("namespace", namespace), ("imageStream", stream), ("tag", tag)):
-            problem = _invalid(field, value)
-            if problem:
-                return Decision(None, "invalid-target", index, problem)
+        target = Target(namespace, stream, tag)
+        problem = target_problem(target)
+        if problem:
+            return Decision(None, "invalid-target", index, problem)
         if not any(fnmatchcase(namespace, glob) for glob in rule.effective_allowed_namespaces):
             return Decision(
                 None,
@@ -79,5 +92,5 @@ def decide(rules: Sequence[RuleConfig], event: PushEvent) -> Decision:
                 index,
                 f"namespace {namespace!r} is not in allowedNamespaces",
             )
-        return Decision(Target(namespace, stream, tag), "matched", index)
+        return Decision(target, "matched", index)
     return Decision(None, "no-matching-rule")

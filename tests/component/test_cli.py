@@ -214,3 +214,13 @@ async def test_serve_with_an_unusable_kubeconfig_exits_1_naming_the_key(tmp_path
     code, _, err = await streamhook("serve", "--config", str(path))
     assert code == 1
     assert "openshift.kubeconfig: cannot use" in err
+
+
+@pytest.mark.parametrize("target", ["Team/app:v1", "team/app", "team/a/b:v1", "team/app:bad tag"])
+async def test_map_refuses_an_invalid_to(tmp_path: Path, target: str) -> None:
+    path = write_config(tmp_path / "c.yaml", base_config())
+    code, _, err = await streamhook(
+        "map", "--config", str(path), "--dry-run", "--to", target, "127.0.0.1:5000/demo/app:v1"
+    )
+    assert code == 2
+    assert "--to" in err
