@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from streamhook import __version__
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
@@ -19,6 +21,9 @@ class Metrics:
 
     def __post_init__(self) -> None:
         r = self.registry
+        Info("streamhook_build", "The running streamhook.", registry=r).info(
+            {"version": __version__}
+        )
         self.webhook_requests = Counter(
             "streamhook_webhook_requests_total",
             "Webhook HTTP requests by answer.",

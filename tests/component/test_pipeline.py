@@ -307,6 +307,7 @@ async def test_health_readiness_and_metrics(registry, api, tmp_path, aiohttp_cli
     text = await (await client.get("/metrics")).text()
     assert 'streamhook_webhook_requests_total{status="200",webhook="local"} 1.0' in text
     assert "streamhook_queue_capacity 1000.0" in text
+    assert 'streamhook_build_info{version="' in text
     assert "streamhook_push_to_mapping_seconds_bucket" in text or "push_to_mapping" in text
 
 
