@@ -48,8 +48,6 @@ IMAGESTREAM_GRANTS = {
     ("image.openshift.io", "imagestreams", "create"),
     ("", "events", "create"),
     ("", "events", "patch"),
-    ("events.k8s.io", "events", "create"),
-    ("events.k8s.io", "events", "patch"),
 }
 IMAGES_GRANTS = {
     ("image.openshift.io", "images", "create"),

@@ -239,7 +239,7 @@ app.kubernetes.io/component: server
   resources: ["imagestreams"]
   verbs: {{ if dig "openshift" "createImageStreams" true .Values.config }}["get", "create"]{{ else }}["get"]{{ end }}
 {{- if dig "openshift" "events" true .Values.config }}
-- apiGroups: ["", "events.k8s.io"]
+- apiGroups: [""]  # core/v1 Events, as the writer posts them
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
