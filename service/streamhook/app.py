@@ -126,15 +126,9 @@ def create_app(
             rules=len(settings.rules),
         )
         yield
-        app[INGRESS].accepting = False
-        abandoned = await workers.stop(settings.server.shutdown_timeout_seconds)
-        log.info("streamhook.stopped", abandoned=abandoned)
-
-    async def stop_accepting(app: web.Application) -> None:
-        app[INGRESS].accepting = False
+        await drain(app)  # already done when serve() drained before closing the listener
 
     app.cleanup_ctx.extend([registries_ctx, writer_ctx, workers_ctx])
-    app.on_shutdown.append(stop_accepting)
     ingress = app[INGRESS]
     app.router.add_post("/webhooks/{name}", ingress.handle)
     app.router.add_post("/webhooks/{name}/{token}", ingress.handle)
@@ -142,6 +136,21 @@ def create_app(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_endpoint)
     return app
+
+
+async def drain(app: web.Application) -> int:
+    """Stop accepting work (webhooks answer 503), then let the workers finish the queue for up
+    to ``server.shutdownTimeoutSeconds``. Returns how much work was abandoned. Idempotent."""
+    app[INGRESS].accepting = False
+    if WORKERS not in app:
+        return 0
+    workers = app[WORKERS]
+    if workers.stopped:
+        return 0
+    log.info("streamhook.draining", queued=app[QUEUE].depth, in_flight=app[QUEUE].in_flight)
+    abandoned = await workers.stop(app[SETTINGS].server.shutdown_timeout_seconds)
+    log.info("streamhook.stopped", abandoned=abandoned)
+    return abandoned
 
 
 async def healthz(request: web.Request) -> web.Response:

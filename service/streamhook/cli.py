@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import ssl
 import sys
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from aiohttp import web
 
 from streamhook import __version__, rules
 from streamhook import logging as shlogging
-from streamhook.app import create_app, retry_policy
+from streamhook.app import create_app, drain, retry_policy
 from streamhook.config import (
     CONFIG_ENV,
     Settings,
@@ -99,27 +100,56 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     for warning in _warnings(settings):
         log.warning("config.warning", warning=warning)
-    app = create_app(settings)
-    ssl_context = None
-    if settings.server.tls_cert_file and settings.server.tls_key_file:
-        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ssl_context.load_cert_chain(settings.server.tls_cert_file, settings.server.tls_key_file)
     try:
-        web.run_app(
-            app,
-            host=settings.server.host,
-            port=settings.server.port,
-            ssl_context=ssl_context,
-            access_log_class=shlogging.AccessLogger,
-            # In-flight webhook requests only read a body and enqueue; the queue drain that
-            # follows has its own deadline (server.shutdownTimeoutSeconds).
-            shutdown_timeout=HANDLER_SHUTDOWN_SECONDS,
-            print=None,
-        )
+        return asyncio.run(_serve(settings))
     except ConfigError as error:  # found while starting: e.g. an unusable kubeconfig
         _print_config_errors(error)
         return EXIT_FAILED
+
+
+async def _serve(settings: Settings) -> int:
+    """Serve until SIGTERM/SIGINT, then drain while the listener still answers (503 for new
+    webhooks, /readyz not ready), and only then close it."""
+    app = create_app(settings)
+    runner = web.AppRunner(
+        app,
+        access_log_class=shlogging.AccessLogger,
+        # In-flight webhook requests only read a body and enqueue; the queue drain before
+        # this has its own deadline (server.shutdownTimeoutSeconds).
+        shutdown_timeout=HANDLER_SHUTDOWN_SECONDS,
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(
+            runner, settings.server.host, settings.server.port, ssl_context=_ssl_context(settings)
+        )
+        try:
+            await site.start()
+        except OSError as error:
+            print(
+                f"error: cannot listen on {settings.server.listen}: {error.strerror}",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        log.info("streamhook.listening", listen=settings.server.listen)
+        await stop.wait()
+        log.info("streamhook.signal", hint="draining before closing the listener")
+        await drain(app)
+    finally:
+        await runner.cleanup()
     return EXIT_OK
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if not (settings.server.tls_cert_file and settings.server.tls_key_file):
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.server.tls_cert_file, settings.server.tls_key_file)
+    return context
 
 
 def _parse_target(value: str) -> Target:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import ssl
 import sys
 from pathlib import Path
@@ -224,3 +225,81 @@ async def test_map_refuses_an_invalid_to(tmp_path: Path, target: str) -> None:
     )
     assert code == 2
     assert "--to" in err
+
+
+async def test_sigterm_drains_while_still_answering_503_then_names_abandoned_work(
+    tmp_path: Path,
+    aiohttp_server,  # type: ignore[no-untyped-def]
+) -> None:
+    registry = FakeRegistry()
+    await registry.serve(aiohttp_server)
+    pushed = registry.put_image("demo/app", tags=["v1"])
+    registry.stall_next("/v2/demo/app/manifests/v1")  # the mapping hangs until shutdown
+    port = free_port()
+    data = base_config(registry.url)
+    data["server"] = {"listen": f"127.0.0.1:{port}", "shutdownTimeoutSeconds": 2}
+    data["logFormat"] = "json"
+    path = write_config(tmp_path / "c.yaml", data)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "streamhook",
+        "serve",
+        "--config",
+        str(path),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(SERVICE)},
+    )
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": "Bearer very-secret-token"}
+    push = {
+        "events": [
+            {
+                "action": "push",
+                "id": "ev-1",
+                "target": {
+                    "mediaType": pushed.media_type,
+                    "repository": "demo/app",
+                    "tag": "v1",
+                    "digest": pushed.digest,
+                },
+            }
+        ]
+    }
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def ready() -> bool:
+                assert process.returncode is None, "streamhook exited"
+                try:
+                    async with session.get(f"{base}/readyz") as r:
+                        return r.status == 200
+                except aiohttp.ClientConnectionError:
+                    return False
+
+            await wait_until(ready, within=20, what="streamhook /readyz")
+            async with session.post(f"{base}/webhooks/local", json=push, headers=headers) as r:
+                assert r.status == 202
+
+            async def stalled() -> bool:
+                return registry.count("HEAD", "/v2/demo/app/manifests/v1") == 1
+
+            await wait_until(stalled, within=10, what="the mapping to reach the registry")
+            process.send_signal(signal.SIGTERM)
+
+            async def draining() -> bool:
+                async with session.get(f"{base}/readyz") as r:
+                    return r.status == 503
+
+            await wait_until(draining, within=10, what="/readyz to report shutting down")
+            async with session.post(f"{base}/webhooks/local", json=push, headers=headers) as r:
+                assert r.status == 503
+                assert r.headers["Retry-After"]
+    finally:
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+        registry.release_stalled()
+    logs = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
+    assert process.returncode == 0
+    (abandoned,) = [line for line in logs if line["event"] == "shutdown.abandoned_work"]
+    assert (abandoned["event_id"], abandoned["target"]) == ("ev-1", "demo/app:v1")

@@ -45,6 +45,8 @@ class WorkQueue(Protocol):
 
     def has_newer(self, work: Work) -> bool: ...
 
+    def waiting(self) -> list[Work]: ...
+
     async def get(self) -> Work: ...
 
     def done(self, work: Work) -> None: ...
@@ -98,6 +100,10 @@ class MemoryQueue:
     def has_newer(self, work: Work) -> bool:
         """True when newer work for the same target is waiting (``work`` is superseded)."""
         return work.key in self._waiting
+
+    def waiting(self) -> list[Work]:
+        """Work not yet handed to a worker, oldest target first."""
+        return list(self._waiting.values())
 
     async def get(self) -> Work:
         while True:

@@ -38,6 +38,8 @@ class Workers:
         self._policy = policy
         self._record_event = record_event
         self._tasks: list[asyncio.Task[None]] = []
+        self._in_progress: set[Work] = set()
+        self.stopped = False
 
     @property
     def running(self) -> bool:
@@ -54,19 +56,23 @@ class Workers:
 
         Returns how much work was abandoned (waiting or in flight when time ran out).
         """
+        self.stopped = True
         self._queue.close()
-        if not self._tasks:
-            return self._queue.depth
-        _, pending = await asyncio.wait(self._tasks, timeout=deadline)
-        abandoned = self._queue.depth + self._queue.in_flight
+        pending: set[asyncio.Task[None]] = set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=deadline)
+        abandoned = [*self._in_progress, *self._queue.waiting()]
         for task in pending:
             task.cancel()
         for task in pending:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if abandoned:
-            log.warning("shutdown.abandoned_work", count=abandoned, deadline=deadline)
-        return abandoned
+        for work in abandoned:
+            # Named one by one so an operator can re-push exactly these (streamhook map).
+            log.warning(
+                "shutdown.abandoned_work", **log_fields(work.event, work.target), deadline=deadline
+            )
+        return len(abandoned)
 
     async def _run(self) -> None:
         while True:
@@ -76,9 +82,11 @@ class Workers:
                 return
             self._metrics.queue_depth.set(self._queue.depth)
             self._metrics.queue_in_flight.set(self._queue.in_flight)
+            self._in_progress.add(work)
             try:
                 await self.process(work)
             finally:
+                self._in_progress.discard(work)
                 self._queue.done(work)
                 self._metrics.queue_in_flight.set(self._queue.in_flight)
 
