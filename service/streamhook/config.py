@@ -11,6 +11,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, get_args
 from urllib.parse import urlsplit
@@ -22,12 +23,14 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
 from streamhook.errors import ConfigError
+from streamhook.reference import host_problem, name_problem
 
 CONFIG_ENV = "STREAMHOOK_CONFIG"
 
@@ -93,7 +96,10 @@ class _SecretFileModel(_Model):
                 raise ValueError(f"give either {inline_key} or {path_key}, not both")
             path = values.get(path_key)
             if isinstance(path, str):
-                values[inline_key] = _read_secret_file(path)
+                try:
+                    values[inline_key] = _read_secret_file(path)
+                except ValueError as exc:
+                    raise ValueError(f"{path_key}: {exc}") from None
         return values
 
 
@@ -157,6 +163,14 @@ class OpenShiftConfig(_Model):
     connect_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 5.0
     events: bool = True  # post Kubernetes Events on the ImageStream
 
+    @field_validator("kubeconfig")
+    @classmethod
+    def _kubeconfig(cls, value: str | None, info: ValidationInfo) -> str | None:
+        cluster = info.data.get("mode") == "cluster"
+        if cluster and value is not None and not Path(value).expanduser().is_file():
+            raise ValueError(f"file {value!r} not found")
+        return value
+
 
 class RegistryAuth(_SecretFileModel):
     secret_pairs = (("password", "password_file"),)
@@ -206,6 +220,23 @@ class RegistryConfig(_Model):
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError("must not have a path, query or fragment")
         return value.rstrip("/")
+
+    @field_validator("pull_host")
+    @classmethod
+    def _pull_host(cls, value: str | None) -> str | None:
+        problem = host_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for host in value:
+            problem = host_problem(host)
+            if problem:
+                raise ValueError(problem)
+        return value
 
     @field_validator("ca_file")
     @classmethod
@@ -384,14 +415,18 @@ class RuleConfig(_Model):
 
     @field_validator("namespace", "image_stream", "tag")
     @classmethod
-    def _template(cls, value: str) -> str:
-        unknown = template_fields(value) - TEMPLATE_FIELDS
+    def _template(cls, value: str, info: ValidationInfo) -> str:
+        fields = template_fields(value)
+        unknown = fields - TEMPLATE_FIELDS
         if unknown:
             raise ValueError(
                 f"unknown template field(s) {sorted(unknown)}; use {sorted(TEMPLATE_FIELDS)}"
             )
         if not value:
             raise ValueError("must not be empty")
+        problem = None if fields else name_problem(to_camel(info.field_name or ""), value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("tags")
@@ -403,10 +438,15 @@ class RuleConfig(_Model):
 
     @model_validator(mode="after")
     def _namespace_guard(self) -> RuleConfig:
-        if template_fields(self.namespace) and self.allowed_namespaces is None:
-            raise ValueError(
-                "a templated namespace needs allowedNamespaces (globs), e.g. ['team-*']"
-            )
+        if template_fields(self.namespace):
+            if self.allowed_namespaces is None:
+                raise ValueError(
+                    "a templated namespace needs allowedNamespaces (globs), e.g. ['team-*']"
+                )
+        elif not any(
+            fnmatchcase(self.namespace, glob) for glob in self.effective_allowed_namespaces
+        ):
+            raise ValueError(f"namespace {self.namespace!r} is not in its allowedNamespaces")
         return self
 
     @property
@@ -520,4 +560,17 @@ def resolve_config_path(cli_value: str | None) -> str | None:
 def effective_config(settings: Settings) -> dict[str, Any]:
     """The settings as plain data with every secret masked (``check-config`` output)."""
     dumped: dict[str, Any] = settings.model_dump(mode="json", by_alias=True)
+    _drop_secrets_read_from_files(dumped)
     return dumped
+
+
+def _drop_secrets_read_from_files(node: Any) -> None:
+    """``fooFile`` set: leave out the masked ``foo`` it filled, so the output loads again."""
+    if isinstance(node, list):
+        for item in node:
+            _drop_secrets_read_from_files(item)
+    elif isinstance(node, dict):
+        for key in [k for k in node if k.endswith("File") and node[k] is not None]:
+            node.pop(key.removesuffix("File"), None)
+        for value in node.values():
+            _drop_secrets_read_from_files(value)

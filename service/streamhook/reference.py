@@ -12,6 +12,16 @@ _REPOSITORY = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _HOST = re.compile(r"^(?:[a-zA-Z0-9.-]+|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$")
 MAX_REPOSITORY_LENGTH = 255
+# Where images land in OpenShift: a namespace is a DNS-1123 label; an ImageStream name a
+# DNS-1123 subdomain-like path segment; a tag the Docker tag grammar.
+_TARGET_NAMES = {
+    "namespace": re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"),
+    "imageStream": re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?"),
+    "tag": _TAG,
+}
+_REGISTRY_HOST = re.compile(
+    r"(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*|\[[0-9a-f:]+\])(?::[0-9]{1,5})?"
+)
 
 
 def is_repository(name: str | None) -> bool:
@@ -20,6 +30,20 @@ def is_repository(name: str | None) -> bool:
         and 0 < len(name) <= MAX_REPOSITORY_LENGTH
         and _REPOSITORY.match(name) is not None
     )
+
+
+def name_problem(field: str, value: str) -> str | None:
+    """Why ``value`` is not a valid ``namespace`` / ``imageStream`` / ``tag``, or None."""
+    if _TARGET_NAMES[field].fullmatch(value) is None:
+        return f"{field} {value!r} is not a valid name"
+    return None
+
+
+def host_problem(value: str) -> str | None:
+    """Why ``value`` is not a lower-case ``host[:port]`` as image references spell it."""
+    if _REGISTRY_HOST.fullmatch(value) is None:
+        return f"{value!r} must be host[:port] in lower case, without scheme or path"
+    return None
 
 
 def is_tag(tag: str | None) -> bool:

@@ -17,13 +17,7 @@ from fnmatch import fnmatchcase
 
 from streamhook.config import RuleConfig
 from streamhook.events import PushEvent, Target
-
-# Kubernetes namespace: DNS-1123 label.
-_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-# ImageStream name: DNS-1123 subdomain-ish path segment (no '/', no '%', not '.' or '..').
-_STREAM = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-# Docker tag grammar.
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+from streamhook.reference import name_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +47,6 @@ def _matches(rule: RuleConfig, event: PushEvent) -> bool:
     )
 
 
-def _invalid(field: str, value: str) -> str | None:
-    pattern = {"namespace": _NAMESPACE, "imageStream": _STREAM, "tag": _TAG}[field]
-    if pattern.match(value) is None or value in (".", ".."):
-        return f"{field} {value!r} is not a valid name"
-    return None
-
-
 def target_problem(target: Target) -> str | None:
     """Why ``target`` is not a valid namespace / image stream / tag, or None."""
     for field, value in (
@@ -67,7 +54,7 @@ def target_problem(target: Target) -> str | None:
         ("imageStream", target.image_stream),
         ("tag", target.tag),
     ):
-        problem = _invalid(field, value)
+        problem = name_problem(field, value)
         if problem:
             return problem
     return None

@@ -210,11 +210,13 @@ async def test_serve_over_tls_and_stop_on_sigterm(tmp_path: Path) -> None:
 async def test_serve_with_an_unusable_kubeconfig_exits_1_naming_the_key(tmp_path: Path) -> None:
     data = base_config()
     data["server"] = {"listen": f"127.0.0.1:{free_port()}"}
-    data["openshift"] = {"mode": "cluster", "kubeconfig": str(tmp_path / "missing-kubeconfig")}
+    (tmp_path / "kubeconfig").write_text("clusters: []\n")  # exists, but names no cluster
+    data["openshift"] = {"mode": "cluster", "kubeconfig": str(tmp_path / "kubeconfig")}
     path = write_config(tmp_path / "c.yaml", data)
     code, _, err = await streamhook("serve", "--config", str(path))
     assert code == 1
     assert "openshift.kubeconfig: cannot use" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("target", ["Team/app:v1", "team/app", "team/a/b:v1", "team/app:bad tag"])
