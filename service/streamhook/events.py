@@ -30,6 +30,7 @@ class Ignored:
     reason: str
     repository: str | None = None
     tag: str | None = None
+    detail: str = ""  # what was wrong with a malformed entry (no payload values)
 
 
 @dataclass(frozen=True, slots=True)

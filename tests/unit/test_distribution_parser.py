@@ -107,6 +107,12 @@ def test_envelope_with_several_events_is_looped() -> None:
     assert [i.reason for i in parsed.ignored] == ["blob"]
 
 
+def test_entries_that_are_not_events_are_skipped() -> None:
+    parsed = parse(b'{"events": [1, "x", null]}', None)
+    assert parsed.pushes == ()
+    assert [i.reason for i in parsed.ignored] == ["malformed"] * 3
+
+
 def test_empty_or_missing_events_list_is_fine() -> None:
     assert parse(b'{"events": []}', None).pushes == ()
     assert parse(b"{}", None).pushes == ()
@@ -138,11 +144,18 @@ def _tagged_event() -> dict:
         (lambda e: e.update(request=[]), "request"),
     ],
 )
-def test_malformed_manifest_push_is_rejected_naming_the_field(mutate, problem: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_event_is_skipped_naming_the_field(mutate, problem: str) -> None:  # type: ignore[no-untyped-def]
     event = _tagged_event()
     mutate(event)
     with pytest.raises(MalformedPayload, match=problem):
-        parse(json.dumps({"events": [event]}).encode(), None)
+        distribution.parse_event(event, "events[1]")  # ACR's bare event: a 400
+    good = _tagged_event()
+    parsed = parse(json.dumps({"events": [good, event]}).encode(), None)
+    # In an envelope the good event still counts and the bad one is skipped, named.
+    assert [p.tag for p in parsed.pushes] == ["v1"]
+    (skipped,) = parsed.ignored
+    assert skipped.reason == "malformed"
+    assert problem in skipped.detail and "events[1]" in skipped.detail
 
 
 @pytest.mark.parametrize(
@@ -155,7 +168,6 @@ def test_malformed_manifest_push_is_rejected_naming_the_field(mutate, problem: s
         b"[]",
         b'"events"',
         b'{"events": {}}',
-        b'{"events": [1, 2]}',
         b'{"events": [NaN]}',
         b"[" * 100_000 + b"]" * 100_000,
         b'{"a":' * 5000 + b"1" + b"}" * 5000,

@@ -243,3 +243,14 @@ async def test_arbitrary_bytes_get_2xx_or_4xx_and_queue_nothing(
     resp = await harness.post("/webhooks/open", body)
     assert resp.status in (200, 400)
     assert harness.queue.depth == 0
+
+
+async def test_one_malformed_event_does_not_cost_the_others(harness: Harness) -> None:
+    body = push_body("good")
+    body["events"].append({"action": 5, "target": {}})
+    resp = await harness.post("/webhooks/bearer", body, BEARER)
+    assert resp.status == 202
+    summary = await resp.json()
+    assert [a["tag"] for a in summary["accepted"]] == ["good"]
+    assert [i["reason"] for i in summary["ignored"]] == ["malformed"]
+    assert harness.queue.depth == 1

@@ -55,7 +55,17 @@ def parse_event(event: Any, where: str) -> Push | Ignored:
     )
 
 
+def _entry(event: Any, where: str) -> Push | Ignored:
+    try:
+        return parse_event(event, where)
+    except MalformedPayload as problem:
+        # One bad event must not cost the others: a 4xx would make the registry retry the
+        # whole envelope forever and block every notification behind it.
+        return Ignored("malformed", detail=str(problem))
+
+
 def parse(delivery: Delivery) -> ParsedNotification:
+    """An unreadable envelope is malformed (400); a malformed event inside one is skipped."""
     envelope = decode_object(delivery.body)
     events = f.bounded_list(envelope, "events", "body")
-    return f.collect(parse_event(event, f"events[{i}]") for i, event in enumerate(events))
+    return f.collect(_entry(event, f"events[{i}]") for i, event in enumerate(events))

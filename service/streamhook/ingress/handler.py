@@ -151,6 +151,13 @@ class WebhookIngress:
         routed = self._route(hook, parsed)
         for item in routed.ignored:
             self._metrics.events.labels(hook.name, "ignored", item.reason).inc()
+            if item.detail:
+                log.warning(
+                    "webhook.entry_skipped",
+                    webhook=hook.name,
+                    reason=item.reason,
+                    problem=item.detail,
+                )
         summary: dict[str, Any] = {
             "accepted": [],
             "ignored": [
