@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import ssl
 import sys
 from pathlib import Path
@@ -305,3 +306,15 @@ async def test_sigterm_drains_while_still_answering_503_then_names_abandoned_wor
     assert process.returncode == 0
     (abandoned,) = [line for line in logs if line["event"] == "shutdown.abandoned_work"]
     assert (abandoned["event_id"], abandoned["target"]) == ("ev-1", "demo/app:v1")
+
+
+async def test_serve_on_a_busy_port_is_a_clean_error(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        data = base_config()
+        data["server"] = {"listen": f"127.0.0.1:{busy.getsockname()[1]}"}
+        path = write_config(tmp_path / "c.yaml", data)
+        code, _, err = await streamhook("serve", "--config", str(path))
+    assert code == 1
+    assert "cannot listen on 127.0.0.1:" in err and "Traceback" not in err
