@@ -9,6 +9,7 @@ import signal
 import socket
 import ssl
 import sys
+from asyncio.subprocess import Process
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +26,25 @@ from tests.fakes.registry import FakeRegistry
 SERVICE = Path(__file__).resolve().parents[2] / "service"
 
 
-async def streamhook(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
+async def spawn(*args: str, stdout: int, env: dict[str, str] | None = None) -> Process:
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "streamhook",
         *args,
-        stdout=asyncio.subprocess.PIPE,
+        stdout=stdout,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(SERVICE), **(env or {})},
     )
+
+
+async def start_serve(config: Path) -> Process:
+    """``streamhook serve`` in the background; the caller stops it and reads its stderr."""
+    return await spawn("serve", "--config", str(config), stdout=asyncio.subprocess.DEVNULL)
+
+
+async def streamhook(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    process = await spawn(*args, stdout=asyncio.subprocess.PIPE, env=env)
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
@@ -175,17 +185,7 @@ async def test_serve_over_tls_and_stop_on_sigterm(tmp_path: Path) -> None:
         "tlsKeyFile": str(tmp_path / "tls.key"),
     }
     path = write_config(tmp_path / "c.yaml", data)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "streamhook",
-        "serve",
-        "--config",
-        str(path),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(SERVICE)},
-    )
+    process = await start_serve(path)
     try:
         context = ssl.create_default_context()
         ca.configure_trust(context)
@@ -243,17 +243,7 @@ async def test_sigterm_drains_while_still_answering_503_then_names_abandoned_wor
     data["server"] = {"listen": f"127.0.0.1:{port}", "shutdownTimeoutSeconds": 2}
     data["logFormat"] = "json"
     path = write_config(tmp_path / "c.yaml", data)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "streamhook",
-        "serve",
-        "--config",
-        str(path),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(SERVICE)},
-    )
+    process = await start_serve(path)
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": "Bearer very-secret-token"}
     push = {
