@@ -1608,21 +1608,22 @@ class FakeOpenShiftAPI:
             "status": {"dockerImageRepository": repository},
         }
 
+    def _namespace_check(self, meta: dict[str, Any], namespace: str) -> _Answer | None:
+        """The generic handler's namespace rule, then NamespaceLifecycle admission."""
+        if meta.get("namespace") and meta["namespace"] != namespace:
+            return _Answer(400, bad_request(NAMESPACE_MISMATCH))
+        meta["namespace"] = namespace
+        return self._missing_namespace(namespace)
+
     async def _post_stream(self, req: _Request) -> _Answer:
         namespace = req.match["ns"]
         body = self._typed(req, _IMAGE_STREAM, "ImageStream", IMAGE_API_VERSION)
         if isinstance(body, _Answer):
             return body
         meta = body.setdefault("metadata", {})
-        if meta.get("namespace") and meta["namespace"] != namespace:
-            return _Answer(
-                400,
-                bad_request(NAMESPACE_MISMATCH),
-            )
-        meta["namespace"] = namespace
-        missing = self._missing_namespace(namespace)
-        if missing:
-            return missing
+        refused = self._namespace_check(meta, namespace)
+        if refused:
+            return refused
         denied = self._forbidden("create", "imagestreams", GROUP, namespace)
         if denied:
             return denied
@@ -1689,15 +1690,9 @@ class FakeOpenShiftAPI:
         if isinstance(mapping, _Answer):
             return mapping
         meta = mapping.setdefault("metadata", {})
-        if meta.get("namespace") and meta["namespace"] != namespace:
-            return _Answer(
-                400,
-                bad_request(NAMESPACE_MISMATCH),
-            )
-        meta["namespace"] = namespace
-        missing = self._missing_namespace(namespace)  # NamespaceLifecycle admission
-        if missing:
-            return missing
+        refused = self._namespace_check(meta, namespace)
+        if refused:
+            return refused
         denied = self._forbidden("create", "imagestreammappings", GROUP, namespace)
         if denied:
             return denied
@@ -1774,15 +1769,9 @@ class FakeOpenShiftAPI:
         if isinstance(event, _Answer):
             return event
         meta = event.setdefault("metadata", {})
-        if meta.get("namespace") and meta["namespace"] != namespace:
-            return _Answer(
-                400,
-                bad_request(NAMESPACE_MISMATCH),
-            )
-        meta["namespace"] = namespace
-        missing = self._missing_namespace(namespace)
-        if missing:
-            return missing
+        refused = self._namespace_check(meta, namespace)
+        if refused:
+            return refused
         denied = self._forbidden("create", "events", "", namespace)
         if denied:
             return denied
